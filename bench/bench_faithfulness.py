@@ -40,7 +40,8 @@ NAMES = ["Anna", "Ben", "Chloé", "David", "Elena", "Farid", "Greta", "Hiro", "I
 
 def build_replies(n: int, seed: int = 7) -> list[tuple[str, list[str], str]]:
     """(reply, 5 context passages, language): three supported sentences of one article, in a shuffled order."""
-    rows = [json.loads(line) for line in (ROOT / "eval/data/planted_errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    lines = (ROOT / "eval/data/planted_errors.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
     by_article: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
         if r["label"] == "supported" and r["lang"] in GREETINGS:

@@ -121,12 +121,12 @@ def grid(X, labels, langs, groups) -> None:
     for center in (False, True):
         lin = {}
         for reg in (3.0, 10.0, 30.0, 100.0):
-            P, intents = cross_validated_probabilities(X, labels, langs, folds, IntentParams(knn_weight=0.0, reg=reg, center=center))
+            P, intents = cross_validated_probabilities(X, labels, langs, folds, IntentParams(knn_weight=0.0, reg=reg, center=center, calibration=1.0))
             lin[reg] = P
             print(f"  linear center={center} C={reg}: {fmt(intent_metrics(P, labels, langs, intents))}", flush=True)
         knn = {}
         for k, t in itertools.product((5, 10, 20, 40), (0.02, 0.05, 0.1)):
-            P, intents = cross_validated_probabilities(X, labels, langs, folds, IntentParams(knn_weight=1.0, k=k, temperature=t, center=center))
+            P, intents = cross_validated_probabilities(X, labels, langs, folds, IntentParams(knn_weight=1.0, k=k, temperature=t, center=center, calibration=1.0))
             knn[k, t] = P
         for (k, t), Pk in knn.items():
             for reg, Pl in lin.items():
@@ -209,9 +209,10 @@ def main() -> None:
         print(f"  {scheme:10s} {fmt(intent_metrics(P, labels, langs, intents))}")
         if scheme == "grouped":
             print(f"  {'':10s} NLL-optimal calibration power on these probabilities: {calibrate(P, labels, intents)}")
-            for name, variant in (("kNN only", IntentParams(knn_weight=1.0, k=params.k, temperature=params.temperature)),
-                                  ("linear only", IntentParams(knn_weight=0.0, reg=params.reg)),
-                                  ("no centring", IntentParams(**{**params.__dict__, "center": False}))):
+            raw = {"calibration": 1.0}  # ablations uncalibrated: compare their accuracy, not their NLL/ECE
+            for name, variant in (("kNN only", IntentParams(knn_weight=1.0, k=params.k, temperature=params.temperature, **raw)),
+                                  ("linear only", IntentParams(knn_weight=0.0, reg=params.reg, **raw)),
+                                  ("no centring", IntentParams(**{**params.__dict__, "center": False, **raw}))):
                 Pv, _ = cross_validated_probabilities(X, labels, langs, folds, variant)
                 print(f"  {'':10s} {name:12s} {fmt(intent_metrics(Pv, labels, langs, intents))}")
     if args.grid:

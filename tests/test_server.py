@@ -520,3 +520,44 @@ def test_eval_viewer_runs_and_compares(live: Live) -> None:
 
     with pytest.raises(InputError):
         compare_rows(str(bogus), str(out / "report.json"))
+
+
+# ---- the command ----------------------------------------------------------------------------------------------------------
+
+def test_tactful_serve_command(tmp_path: Path) -> None:
+    """`tactful serve` answers at once (UI and a 503 /healthz while the models load); stopped before it is ready."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    settings = make_settings(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TACTFUL_STYLES_DIR": str(settings.styles_dir), "TACTFUL_CACHE_DIR": str(settings.cache_dir),
+           "TACTFUL_FEEDBACK_DB": str(settings.feedback_db)}
+    env.pop("TACTFUL_API_TOKEN", None)
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert status in (200, 503), log.read_text(errors="replace")[-2000:]
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/styles", timeout=30).json()["locales"]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)

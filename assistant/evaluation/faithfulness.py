@@ -140,6 +140,7 @@ class Lexicon:
     language: str
     function_words: frozenset[str] = frozenset()
     own_markers: tuple[str, ...] = ()
+    clause_words: re.Pattern | None = None
     non_claims: list[re.Pattern] = field(default_factory=list)
     negation: re.Pattern | None = None
     negation_words: re.Pattern | None = None
@@ -157,7 +158,9 @@ class Lexicon:
 
 
 def _read_yaml(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {} if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 @lru_cache(maxsize=None)
@@ -176,6 +179,8 @@ def lexicon(language: str) -> Lexicon:
     lex = Lexicon(language=language)
     lex.function_words = frozenset(fold(str(w)) for w in own.get("function_words") or [])
     lex.own_markers = tuple(fold(str(w)) for w in own.get("own_markers") or [])
+    words = [re.escape(fold(str(w))) for w in own.get("clause_words") or []]
+    lex.clause_words = re.compile(r"\s+(?=(?:" + "|".join(words) + r")(?![a-z]))") if words else None
     lex.non_claims = [re.compile(_pattern(p)) for p in own.get("non_claims") or []]
     lex.negation = _alternation(own.get("negation") or [])
     lex.negation_words = _alternation(own.get("negation_words") or [])
@@ -407,13 +412,16 @@ def _negated(masked: str, lex: Lexicon) -> bool:
     return "¬" in masked or any(p is not None and p.search(masked) for p in (lex.negation, lex.negation_words))
 
 
-_CLAUSE_BREAK = re.compile(r"\s*(?:[,;、]|:(?!\d)|\s[-–]\s|\s(?=(?:but|aber|sondern|mais|pero|ma|mas|maar)\b))\s*")
+_CLAUSE_BREAK = re.compile(r"\s*(?:[,;、]|:(?!\d)|\s[-–]\s)\s*")
 _TOKEN = re.compile(r"[^\W\d_]{3,}")
 
 
-def _clauses(folded: str) -> list[str]:
-    """The sentence cut at commas, semicolons and "but": a negation is judged in the clause it belongs to."""
-    return [c for c in _CLAUSE_BREAK.split(folded) if c and c.strip()]
+def _clauses(folded: str, lex: Lexicon) -> list[str]:
+    """The sentence cut at commas, semicolons and the language's "but": a negation is judged in its own clause."""
+    parts = _CLAUSE_BREAK.split(folded)
+    if lex.clause_words is not None:
+        parts = [p for part in parts for p in lex.clause_words.split(part)]
+    return [c for c in parts if c and c.strip()]
 
 
 def _tokens(text: str, lex: Lexicon) -> frozenset[str]:
@@ -443,14 +451,10 @@ def is_claim(sentence: str, language: str) -> bool:
 def _own_item(folded: str, start: int, lex: Lexicon) -> bool:
     """True when an entity at `start` is the customer's own thing ("your TV"), not a statement of policy."""
     before = folded[max(0, start - 30):start]
-    if language_is_cjk(before):
+    if _CJK.search(before):
         return any(before.endswith(m) for m in lex.own_markers)
     tokens = re.findall(r"[\w']+", before)[-1:]
     return any(tok in lex.own_markers for tok in tokens)
-
-
-def language_is_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
 
 
 def _entities(folded: str, lex: Lexicon, *, skip_own: bool) -> set[str]:
@@ -492,7 +496,7 @@ def _analyse(text: str, language: str, *, claim: bool) -> _Analysis:
     lex = lexicon(language)
     t = fold(text)
     masked = _masked(t, lex)
-    clauses = [_Clause(_tokens(c, lex), _negated(c, lex)) for c in _clauses(masked)]
+    clauses = [_Clause(_tokens(c, lex), _negated(c, lex)) for c in _clauses(masked, lex)]
     promises = lex.concepts("promises", t) - {"paid"}
     if lex.promises.get("paid") is not None and lex.promises["paid"].search(masked):
         promises.add("paid")  # a cost to the customer, read where "free" / "you don't pay" phrases are masked
@@ -692,7 +696,8 @@ def score_faithfulness(reply: str, context: list[str], language: str, embedder: 
             if not flag:
                 continue
             ok, reason, best = _judge(_analyse_claim(sentence, language), sims[k], ctx, thresholds)
-            verdicts[i] = SentenceVerdict(text=sentence, supported=ok, score=round(float(sims[k][best]), 4),
+            score = min(1.0, max(0.0, float(sims[k][best])))
+            verdicts[i] = SentenceVerdict(text=sentence, supported=ok, score=round(score, 4),
                                           reason=reason, claim=True, evidence=ctx_sentences[best])
             k += 1
     out = [verdicts.get(i) or SentenceVerdict(text=s, supported=True, score=1.0, reason=NO_CLAIM, claim=False)

@@ -28,15 +28,27 @@ from assistant.types import Customer, Request
 _WORKER: dict[str, object] = {}
 
 
-def _load(settings: Settings) -> tuple[object, Scorer]:
+def make_judge(name: str | None, settings: Settings) -> object | None:
+    """The optional LLM judge by name (None = off)."""
+    if not name:
+        return None
+    from assistant.errors import InputError
+    from assistant.evaluation.judge import JUDGES
+
+    if name not in JUDGES:
+        raise InputError(f"unknown judge {name!r}; choose: {', '.join(sorted(JUDGES))}")
+    return JUDGES[name](settings)
+
+
+def _load(settings: Settings, judge: str | None = None) -> tuple[object, Scorer]:
     from assistant.pipeline import Assistant
 
     assistant = Assistant(settings).warm()
-    return assistant, Scorer(assistant.embedder)
+    return assistant, Scorer(assistant.embedder, judge=make_judge(judge, settings))
 
 
-def _worker_init(settings_json: str) -> None:
-    _WORKER["pair"] = _load(Settings.model_validate_json(settings_json))
+def _worker_init(settings_json: str, judge: str | None) -> None:
+    _WORKER["pair"] = _load(Settings.model_validate_json(settings_json), judge)
 
 
 def evaluate_case(case: Case, assistant: object, scorer: Scorer, backend: str | None) -> CaseResult:
@@ -65,7 +77,8 @@ def evaluate_case(case: Case, assistant: object, scorer: Scorer, backend: str | 
                                                               (exp.register != "neutral" and scored["register"] == "neutral" and draft.language == "en"))
     found_ids = {c.id for c in draft.citations} | {e.article_id for e in draft.evidence}
     scores = {
-        **{k: scored[k] for k in ("empathy", "empathy_parts", "faithfulness", "accuracy", "register", "checks")},
+        **{k: scored[k] for k in ("empathy", "empathy_parts", "faithfulness", "accuracy", "register", "checks", "judge")
+           if k in scored},
         "register_match": register_match,
         "language_match": None if exp.language is None else float(scored["language"] == exp.language and draft.language == exp.language),
         "intent_ok": None if exp.intent is None else float(draft.intent == exp.intent),
@@ -114,11 +127,12 @@ def _versions() -> dict[str, str]:
 
 
 def run_suite(suite: Path, settings: Settings, backend: str | None = None, workers: int = 1,
-              progress: Callable[[int, int], None] | None = None) -> EvalReport:
+              progress: Callable[[int, int], None] | None = None, judge: str | None = None) -> EvalReport:
     cases = load_suite(suite)
+    make_judge(judge, settings)  # an unknown judge fails before any work
     results: list[CaseResult] = []
     if workers <= 1:
-        assistant, scorer = _load(settings)
+        assistant, scorer = _load(settings, judge)
         for i, case in enumerate(cases, 1):
             results.append(evaluate_case(case, assistant, scorer, backend))
             if progress:
@@ -127,7 +141,7 @@ def run_suite(suite: Path, settings: Settings, backend: str | None = None, worke
     else:
         # spawn, not fork: torch and tokenizers threads do not survive a fork.
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
-                                 initargs=(settings.model_dump_json(),)) as pool:
+                                 initargs=(settings.model_dump_json(), judge)) as pool:
             for i, result in enumerate(pool.map(_evaluate_in_worker, [(c, backend) for c in cases], chunksize=4), 1):
                 results.append(result)
                 if progress:
@@ -143,7 +157,7 @@ def run_suite(suite: Path, settings: Settings, backend: str | None = None, worke
         by_intent[r.intent].append(r)
     meta = {
         "suite": str(suite), "suite_sha256": hashlib.sha256(Path(suite).read_bytes()).hexdigest(),
-        "cases": len(results), "backend": backend or settings.backend, "workers": workers,
+        "cases": len(results), "backend": backend or settings.backend, "workers": workers, "judge": judge,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(), "kb_hash": kb_hash, "styles_hash": styles_hash,
         "settings": {"kb_dir": str(settings.kb_dir), "styles_dir": str(settings.styles_dir),

@@ -31,9 +31,10 @@ class ScoreInput(BaseModel):
 class Scorer:
     """Scores batches; the embedder is shared with whatever else runs in the process."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, judge: object | None = None) -> None:
         self.embedder = embedder
         self.empathy = EmpathyScorer(embedder)
+        self.judge = judge  # optional LLM judge (assistant.evaluation.judge); adds, never replaces
 
     def language_of(self, item: ScoreInput) -> str:
         if item.locale:
@@ -53,11 +54,15 @@ class Scorer:
                 "id": item.id, "language": lang, "register": register.register,
                 "empathy": round(emp.value, 4), "empathy_parts": {k: round(v, 4) for k, v in emp.parts.items()},
                 "faithfulness": None if faith is None or faith.value is None else round(faith.value, 4),
-                "accuracy": None if acc is None else round(acc.value, 4),
+                "accuracy": None if acc is None or acc.value is None else round(acc.value, 4),
                 "checks": acc.checks if acc is not None else {},
             }
             if faith is not None:
                 line["sentences"] = [{"text": s.text, "supported": s.supported, "score": round(s.score, 4)}
                                      for s in faith.sentences]
+            if self.judge is not None:
+                register_hint = (item.expect or {}).get("register") if item.expect else None
+                line["judge"] = self.judge.judge(item.reply, lang, item.message, item.context,  # type: ignore[attr-defined]
+                                                 register_hint if isinstance(register_hint, str) else None)
             out.append(line)
         return out

@@ -50,7 +50,8 @@ CSS = """
 #studio-editor .cm-scroller { max-height: 640px; overflow: auto; }
 .tactful-preview { table-layout: fixed; }
 .tactful-preview pre { white-space: pre-wrap; margin: 0; font-family: inherit; font-size: .86rem; }
-.tactful-preview td.changed { background: #f1f8f1; }
+.tactful-preview td.changed { background: #f6fbf6; }
+.tactful-preview mark { background: #c9f0cf; color: inherit; border-radius: 2px; padding: 0 1px; }
 .tactful-preview td.msg { width: 24%; }
 .tactful-diff { white-space: pre-wrap; font-size: .82rem; max-height: 420px; overflow: auto; }
 .tactful-diff .add { color: #116329; background: #e6ffec; display: inline-block; width: 100%; }

@@ -5,12 +5,14 @@ customer's message is stored only redacted.
 """
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from assistant.errors import TactfulError
 from assistant.feedback import DraftInfo
+from assistant.server import where
 from assistant.types import Customer, Request
 from assistant.ui.common import banner_html, checks_html, citations_html, locale_choices, meta_html, status_html
 
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from assistant.server import Service
 
 DEFAULT_PROFILE = "default"
+log = logging.getLogger("assistant.ui")
 
 
 def make_request(message: str, locale: str | None, profile: str | None, name: str | None, order_id: str | None,
@@ -42,6 +45,9 @@ def draft_outputs(service: Service, message: str, locale: str, profile: str, nam
         draft = service.draft(request)
     except TactfulError as exc:
         return banner_html(None, str(exc)), "", "", "", "", "", {}
+    except Exception as exc:  # noqa: BLE001 - logged without its message (it may quote the customer)
+        log.error("drafting failed in the desk: %s", where(exc))
+        return banner_html(None, "internal error while drafting; the server log has the details"), "", "", "", "", "", {}
     contract = draft.contract()
     evidence = [e.model_dump() for e in draft.evidence]
     state = {"draft_id": DraftInfo.new_id(), "draft": contract, "message": request.message,

@@ -7,7 +7,9 @@ PUT /v1/styles/{locale}), so a save with a stale ETag is refused with a conflict
 """
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import shutil
 import statistics
 import tempfile
@@ -82,6 +84,31 @@ def preview(service: Service, locale: str, text: str) -> list[dict[str, str]]:
     return rows
 
 
+_CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|\s+|[^\w\s]")  # CJK one character at a time, other words whole
+
+
+def highlight_changes(before: str, after: str) -> str:
+    """``after`` as escaped HTML with what differs from ``before`` in <mark> (words; single characters in CJK).
+
+    >>> highlight_changes("Guten Tag Anna,", "Grüß Gott Anna,")
+    '<mark>Grüß Gott</mark> Anna,'
+    >>> highlight_changes("大変申し訳", "誠に申し訳")
+    '<mark>誠に</mark>申し訳'
+    >>> highlight_changes("今後ともBrightcraftをよろしく", "今後ともBrightcraftを何卒よろしく")
+    '今後ともBrightcraftを<mark>何卒</mark>よろしく'
+    """
+    a, b = _TOKEN.findall(before), _TOKEN.findall(after)
+    out = []
+    for op, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        text = esc("".join(b[j1:j2]))
+        if op in ("replace", "insert") and text.strip():
+            out.append(f"<mark>{text}</mark>")
+        else:
+            out.append(text)
+    return re.sub(r"</mark>(\s+)<mark>", r"\1", "".join(out))  # one mark over "Grüß Gott", not two
+
+
 def preview_html(rows: list[dict[str, str]]) -> str:
     if not rows:
         return status_html("No sample messages for this language in the samples file.", "warn")
@@ -89,7 +116,7 @@ def preview_html(rows: list[dict[str, str]]) -> str:
     for r in rows:
         changed = r["before"] != r["after"]
         body.append(f'<tr><td class="msg">{esc(r["message"])}</td><td><pre>{esc(r["before"])}</pre></td>'
-                    f'<td class="{"changed" if changed else "same"}"><pre>{esc(r["after"])}</pre>'
+                    f'<td class="{"changed" if changed else "same"}"><pre>{highlight_changes(r["before"], r["after"])}</pre>'
                     f'{"" if changed else "<em>(unchanged)</em>"}</td></tr>')
     return ('<table class="tactful-preview"><thead><tr><th>Customer message</th><th>Before (saved styles)</th>'
             f'<th>After (your edit)</th></tr></thead><tbody>{"".join(body)}</tbody></table>')

@@ -189,7 +189,8 @@ def test_planted_test_half_detection_and_false_alarms(embedder):
     warm_embeddings(embedder, [r["sentence"] for r in test] + sorted({p for r in test for p in r["context"]}))
     errors = detected = supported = false_alarms = 0
     for r in test:
-        flagged = not all(s.supported for s in score_faithfulness(r["sentence"], r["context"], r["lang"], embedder).sentences)
+        result = score_faithfulness(r["sentence"], r["context"], r["lang"], embedder)
+        flagged = not all(s.supported for s in result.sentences)
         if r["label"] == "error":
             errors += 1
             detected += flagged
