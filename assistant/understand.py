@@ -703,8 +703,9 @@ def cached_embeddings(embedder: Embedder, texts: list[str], cache_dir: Path, kin
     The texts (not the labels) are hashed, so relabelling examples does not re-embed them. Writing a new matrix
     removes older ones of the same kind and embedder, so edits to examples.jsonl do not pile up files.
     """
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", embedder.name).strip("_")[:40] or "embedder"
-    h = hashlib.sha256("\x1f".join([CACHE_VERSION, kind, embedder.name, str(embedder.dim), *texts]).encode()).hexdigest()[:24]
+    space = getattr(embedder, "space", None) or embedder.name  # same model through another engine: same vectors
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", space).strip("_")[:40] or "embedder"
+    h = hashlib.sha256("\x1f".join([CACHE_VERSION, kind, space, str(embedder.dim), *texts]).encode()).hexdigest()[:24]
     folder = cache_dir / "understand"
     path = folder / f"{kind}-{slug}-{h}.npy"
     if path.exists():

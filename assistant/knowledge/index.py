@@ -73,7 +73,11 @@ def chunk_article(article: Article) -> list[Passage]:
 
 
 def _index_key(kb: KnowledgeBase, embedder: Embedder) -> str:
-    return hashlib.sha256(f"{INDEX_FORMAT}\0{embedder.name}\0{kb.fingerprint}".encode()).hexdigest()[:20]
+    return hashlib.sha256(f"{INDEX_FORMAT}\0{_space(embedder)}\0{kb.fingerprint}".encode()).hexdigest()[:20]
+
+
+def _space(embedder: Embedder) -> str:
+    return getattr(embedder, "space", None) or embedder.name
 
 
 class HybridIndex:
@@ -141,7 +145,7 @@ class HybridIndex:
     def open(cls, kb: KnowledgeBase, embedder: Embedder, index_root: Path) -> "HybridIndex":
         """Load the persisted index for this KB content and embedder, building it when absent or stale."""
         # One folder per embedder, one index per KB version inside it: older versions are dead weight.
-        home = index_root / hashlib.sha256(embedder.name.encode()).hexdigest()[:12]
+        home = index_root / hashlib.sha256(_space(embedder).encode()).hexdigest()[:12]
         folder = home / _index_key(kb, embedder)
         if (folder / "meta.json").exists():
             try:
