@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from babel.numbers import format_decimal
+from babel.numbers import format_percent
 
 from assistant.knowledge import GoodwillPolicy
 from assistant.locales import format_money, parse
@@ -39,7 +39,7 @@ def goodwill_slots(policy: GoodwillPolicy, order: dict[str, object], style: Styl
     currency = style.currency if style.currency in policy.max else next(iter(policy.max))
     cap = policy.max[currency]
     slots = {
-        "goodwill_percent": format_decimal(policy.percent, locale=parse(style.locale)) + ("\u00a0%" if style.language in {"de", "fr"} else "%"),
+        "goodwill_percent": format_percent(policy.percent / 100.0, locale=parse(style.locale)),
         "goodwill_cap": format_money(cap, currency, style.locale),
     }
     total = _order_total(order)

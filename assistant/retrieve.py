@@ -1,8 +1,6 @@
 """Retrieve: the evidence that answers the message, in the customer's language and market where the KB has it."""
 from __future__ import annotations
 
-import numpy as np
-
 from assistant.knowledge import HybridIndex
 from assistant.knowledge.index import INTENT_ARTICLE_MIN
 from assistant.locales import region as locale_region
@@ -12,12 +10,11 @@ from assistant.types import Embedder, Fact, Retrieval, Understanding
 def retrieve(message: str, understanding: Understanding, index: HybridIndex, embedder: Embedder,
              k: int = 3, max_facts: int = 4) -> Retrieval:
     query_vector = embedder.embed_queries([message[:2000]])[0]
-    evidence = index.search(message[:2000], query_vector, understanding.language,
-                            region=locale_region(understanding.locale), k=k,
-                            intent_scores=understanding.intent_scores or {understanding.intent: understanding.intent_confidence})
+    evidence, confidence = index.search_with_confidence(
+        message[:2000], query_vector, understanding.language, region=locale_region(understanding.locale), k=k,
+        intent_scores=understanding.intent_scores or {understanding.intent: understanding.intent_confidence})
     if not evidence:
         return Retrieval(evidence=[], facts=[], confidence=0.0)
-    confidence = float(np.max(index.vectors @ query_vector.astype(np.float32)))
     # Facts come from the article of the understood intent when retrieval found it: "charged twice, and I want a
     # person" is answered from the payment article; the wish for a person is the escalation move's job.
     top = next((e for e in evidence if e.tags and e.tags[0] == understanding.intent

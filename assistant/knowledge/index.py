@@ -168,11 +168,14 @@ class HybridIndex:
             return True
         return region not in self._markets_of[p.article_id]
 
-    def scores(self, query: str, query_vector: np.ndarray) -> np.ndarray:
+    def _dense_and_fused(self, query: str, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dense = self.vectors @ query_vector.astype(np.float32)
         lexical = self.bm25.scores(query)
         top = float(lexical.max()) if lexical.size else 0.0
-        return dense + (LEXICAL_WEIGHT * lexical / top if top > 0 else 0.0)
+        return dense, dense + (LEXICAL_WEIGHT * lexical / top if top > 0 else 0.0)
+
+    def scores(self, query: str, query_vector: np.ndarray) -> np.ndarray:
+        return self._dense_and_fused(query, query_vector)[1]
 
     def search(self, query: str, query_vector: np.ndarray, language: str, region: str | None = None,
                intent: str | None = None, k: int = 3, per_article: int = 2,
@@ -181,9 +184,17 @@ class HybridIndex:
 
         `intent_scores` (P(intent | message)) or a single `intent` (probability 1) favour articles whose first tag
         is that intent."""
+        return self.search_with_confidence(query, query_vector, language, region, intent, k, per_article,
+                                           intent_scores)[0]
+
+    def search_with_confidence(self, query: str, query_vector: np.ndarray, language: str, region: str | None = None,
+                               intent: str | None = None, k: int = 3, per_article: int = 2,
+                               intent_scores: dict[str, float] | None = None) -> tuple[list[Evidence], float]:
+        """`search`, plus the best dense similarity over all passages (low = the KB may not answer this), from the
+        same matrix product rather than a second pass over the index."""
         if not self.passages:
-            return []
-        fused = self.scores(query, query_vector)
+            return [], 0.0
+        dense, fused = self._dense_and_fused(query, query_vector)
         probs = intent_scores or ({intent: 1.0} if intent else {})
         if probs:
             fused = fused + INTENT_WEIGHT * np.fromiter((probs.get(p.tags[0], 0.0) if p.tags else 0.0 for p in self.passages),
@@ -216,7 +227,7 @@ class HybridIndex:
             version.sort(key=lambda i: -fused[i])
             for i in version[:per_article]:
                 evidence.append(self._evidence(i, float(fused[i])))
-        return evidence
+        return evidence, float(dense.max())
 
     def article_sentences(self, article_id: str, lang: str, region: str | None) -> list[tuple[int, bool]]:
         """(sentence id, is in the lead paragraph) for every sentence of one article version, in reading order."""
